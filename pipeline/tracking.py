@@ -120,6 +120,19 @@ class StageRun:
         else:
             self.client.log_artifact(self.run_id, str(path), artifact_path)
 
+    @contextlib.contextmanager
+    def child(self, name: str, tags: Mapping[str, Any] | None = None) -> Iterator["StageRun"]:
+        """A nested run (e.g. one seed of a stage), shown under this run in the MLflow UI."""
+        parent = self.client.get_run(self.run_id)
+        run_tags = {k: v for k, v in parent.data.tags.items() if not k.startswith("mlflow.")}
+        run_tags.update({k: str(v) for k, v in (tags or {}).items()})
+        run_tags["mlflow.parentRunId"] = self.run_id
+        run = self.client.create_run(parent.info.experiment_id, tags=run_tags,
+                                     run_name=f"{parent.info.run_name}/{name}")
+        child = StageRun(self.client, run.info.run_id)
+        with _closing(child):
+            yield child
+
     def flush(self) -> None:
         for start in range(0, len(self._pending), 1000):  # MLflow's per-batch metric limit
             self.client.log_batch(self.run_id, metrics=self._pending[start:start + 1000])
@@ -156,6 +169,16 @@ def stage_run(experiment: str, tags: Mapping[str, Any] | None = None,
     def on_sigterm(signum, frame):
         raise _Terminated(f"signal {signum}")
     previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        with _closing(stage):
+            yield stage
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def _closing(stage: StageRun) -> Iterator[StageRun]:
+    """End ``stage``'s run FINISHED, or FAILED on an error, KILLED on Ctrl-C / SIGTERM."""
     status = RunStatus.to_string(RunStatus.FAILED)
     try:
         yield stage
@@ -164,8 +187,7 @@ def stage_run(experiment: str, tags: Mapping[str, Any] | None = None,
         status = RunStatus.to_string(RunStatus.KILLED)
         raise
     finally:
-        signal.signal(signal.SIGTERM, previous)
         try:
             stage.flush()
         finally:
-            client.set_terminated(run.info.run_id, status=status)
+            stage.client.set_terminated(stage.run_id, status=status)

@@ -77,9 +77,11 @@ def unwrap(model: nn.Module) -> RacecarNet:
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     params = [p for p in model.parameters() if p.requires_grad]
     lr = config.lr_schedule[0][1]
+    # foreach: one multi-tensor kernel per update instead of one per parameter (same numbers)
     if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=config.weight_decay)
-    return torch.optim.SGD(params, lr=lr, momentum=config.momentum, weight_decay=config.weight_decay)
+        return torch.optim.Adam(params, lr=lr, weight_decay=config.weight_decay, foreach=True)
+    return torch.optim.SGD(params, lr=lr, momentum=config.momentum,
+                           weight_decay=config.weight_decay, foreach=True)
 
 
 class Trainer:
