@@ -7,7 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from datagen.smoke.config import SmokeDataConfig
 from pipeline.params import register
+
+# The smoke generator's config lives with the generator (its CLI validates the same way).
+register("smoke_data")(SmokeDataConfig)
 
 
 @dataclass(frozen=True)
