@@ -91,8 +91,8 @@ def main() -> None:
                    params={"mi": as_dict(cfg)}) as run:
         for group in ("A", "AA", "AB"):
             members = {k: m for k, m in models.items() if m["group"] == group}
-            fig, axes = plt.subplots(1, len(members), figsize=(3.2 * len(members), 3.0),
-                                     squeeze=False)
+            fig, axes = plt.subplots(1, len(members), figsize=(3.3 * len(members) + 1, 3.2),
+                                     squeeze=False, layout="constrained")
             for ax, (label, m) in zip(axes[0], members.items()):
                 mappable = plot_information_plane(
                     ax, m["mi"], f"{label} (seed {cfg.seeds[0]}), acc "

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,16 +130,16 @@ class Trainer:
         for step, (x, y) in enumerate(batches):
             x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
             parts = self.losses(x, y, epoch, srip_generator)
-            if not torch.isfinite(parts["total_loss"]):
-                values = {k: float(v) for k, v in parts.items()}
+            values = {k: float(v.detach()) for k, v in parts.items()}  # also the finiteness check
+            if not math.isfinite(values["total_loss"]):
                 raise NonFiniteLossError(f"non-finite loss at epoch {epoch + 1}, step {step}: "
                                          f"{values} (lower the lr or the lambdas)")
             self.optimizer.zero_grad(set_to_none=True)
             parts["total_loss"].backward()
             self.optimizer.step()
             n = x.shape[0]
-            for key, value in parts.items():
-                sums[key] = sums.get(key, 0.0) + float(value.detach()) * n
+            for key, value in values.items():
+                sums[key] = sums.get(key, 0.0) + value * n
             count += n
         if count == 0:
             raise RuntimeError(f"epoch {epoch + 1}: the training data yielded no batches")
