@@ -12,7 +12,8 @@ Every DVC stage that does work opens exactly one MLflow run with :func:`stage_ru
 - Run name: ``DVC_STAGE`` (``mi_phase1@rr6-0``), tags: the matrix axes, git commit and dirty flag,
   ``DVC_EXP_NAME``; params flattened with ``.``; a ``mlflow.parentRunId`` tag when
   ``RACECAR_PARENT_RUN_ID`` is exported by a wrapper.
-- A run that raises, is interrupted or receives SIGTERM ends FAILED / KILLED, never RUNNING.
+- A run that raises, is interrupted or receives SIGTERM ends FAILED (reason in the ``failure``
+  tag), never RUNNING.
 """
 from __future__ import annotations
 
@@ -141,7 +142,7 @@ class StageRun:
 
 
 class _Terminated(BaseException):
-    """Raised from the SIGTERM handler so the run is closed as KILLED on the way out."""
+    """Raised from the SIGTERM handler so the run is closed as FAILED on the way out."""
 
 
 @contextlib.contextmanager
@@ -178,13 +179,17 @@ def stage_run(experiment: str, tags: Mapping[str, Any] | None = None,
 
 @contextlib.contextmanager
 def _closing(stage: StageRun) -> Iterator[StageRun]:
-    """End ``stage``'s run FINISHED, or FAILED on an error, KILLED on Ctrl-C / SIGTERM."""
+    """End ``stage``'s run FINISHED, or FAILED on an error, Ctrl-C or SIGTERM (with the reason
+    in the ``failure`` tag). Only SIGKILL can leave a run RUNNING."""
     status = RunStatus.to_string(RunStatus.FAILED)
     try:
         yield stage
         status = RunStatus.to_string(RunStatus.FINISHED)
-    except (KeyboardInterrupt, _Terminated):
-        status = RunStatus.to_string(RunStatus.KILLED)
+    except BaseException as err:
+        reason = "terminated by SIGTERM" if isinstance(err, _Terminated) else \
+            "interrupted" if isinstance(err, KeyboardInterrupt) else f"{type(err).__name__}: {err}"
+        with contextlib.suppress(Exception):
+            stage.client.set_tag(stage.run_id, "failure", reason[:5000])
         raise
     finally:
         try:

@@ -23,6 +23,8 @@ TINY = {
     "mi.phase2": {"epochs": 2, "batch_size": 512, "lr": 0.005},
     "mi.scratch": {"epochs": 2, "batch_size": 512, "lr": 0.005},
     "mi.mi_points": 3,
+    "smoke_data.resolution": 32, "smoke_data.n_simulations": 2, "smoke_data.frames": 4,
+    "smoke_data.warmup": 2, "smoke_data.lowres_tile": 4, "smoke_data.highres_tile": 16,
 }
 
 
@@ -50,9 +52,6 @@ def project(tmp_path_factory):
             shutil.copy(src, root / name)
     params = yaml.safe_load((root / "params.yaml").read_text())
     for key, value in TINY.items():
-        _set(params, key, value)
-    extra = os.environ.get("RACECAR_E2E_EXTRA_PARAMS")  # other sections' tiny values (json)
-    for key, value in (json.loads(extra) if extra else {}).items():
         _set(params, key, value)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_TRACKING", "DVC_"))}
@@ -124,8 +123,6 @@ def test_exp_run_with_a_changed_param_reruns_exactly_the_affected_stages(project
     out = _run([sys.executable, "-m", "dvc", "exp", "run", "-S", "mi.phase2.epochs=1"], root, env)
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
     phase2 = {f"mi_phase2@{v}-{t}" for v in ("std", "rr1", "rr6", "ort") for t in ("AA", "AB")}
-    assert ran == phase2 | {"mi_evaluate", "report"} | (ran - phase2 - {"mi_evaluate", "report"}
-                                                        - {s for s in ran if s.startswith("mi_")})
-    assert not any(s.startswith(("mi_phase1", "mi_scratch", "ib12")) for s in ran)
+    assert ran == phase2 | {"mi_evaluate", "report"}
     summary = json.loads((root / "results/mi/summary.json").read_text())
     assert summary["epochs"]["phase2"] == 1

@@ -82,10 +82,11 @@ def test_a_crashing_stage_is_marked_failed(store):
             1 / 0
     found = _only_run(store)
     assert found.info.status == "FAILED"
+    assert found.data.tags["failure"] == "ZeroDivisionError: division by zero"
     assert store.get_metric_history(found.info.run_id, "x")[0].value == 1.0  # flushed anyway
 
 
-def test_a_terminated_stage_is_marked_killed_not_left_running(store, tmp_path):
+def test_a_terminated_stage_is_marked_failed_not_left_running(store, tmp_path):
     script = tmp_path / "stage.py"
     script.write_text(textwrap.dedent("""
         import time
@@ -100,7 +101,9 @@ def test_a_terminated_stage_is_marked_killed_not_left_running(store, tmp_path):
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=30)
     assert proc.returncode != 0
-    assert _only_run(store).info.status == "KILLED"
+    found = _only_run(store)
+    assert found.info.status == "FAILED"
+    assert found.data.tags["failure"] == "terminated by SIGTERM"
 
 
 def _free_port() -> int:
