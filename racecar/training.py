@@ -88,8 +88,15 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
 class Trainer:
     def __init__(self, model: nn.Module, config: TrainConfig,
                  task_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy,
-                 device: str | torch.device = "cpu", run_fingerprint: str | None = None):
+                 device: str | torch.device = "cpu", run_fingerprint: str | None = None,
+                 reduce_metrics: Callable[[dict], dict] | None = None,
+                 write_checkpoints: bool = True):
+        """Under DDP (``model`` a DistributedDataParallel): ``reduce_metrics`` combines each
+        epoch's training metrics over ranks (e.g. ``DistContext.mean``), and only rank 0 should
+        ``write_checkpoints``; every rank resumes from the same checkpoint file."""
         self.model = model
+        self.reduce_metrics = reduce_metrics
+        self.write_checkpoints = write_checkpoints
         self.config = config
         self.task_loss = task_loss
         self.device = torch.device(device)
@@ -143,7 +150,10 @@ class Trainer:
             count += n
         if count == 0:
             raise RuntimeError(f"epoch {epoch + 1}: the training data yielded no batches")
-        return {**{f"train_{k}": v / count for k, v in sums.items()}, "lr": lr}
+        metrics = {f"train_{k}": v / count for k, v in sums.items()}
+        if self.reduce_metrics is not None:
+            metrics = self.reduce_metrics(metrics)
+        return {**metrics, "lr": lr}
 
     # --- the loop -------------------------------------------------------------------------
     def fit(self, train_data: Callable[[int], Iterable] | Iterable,
@@ -184,8 +194,8 @@ class Trainer:
             metrics["epoch_seconds"] = time.perf_counter() - began
             report(epoch + 1, metrics)
             done = epoch + 1
-            if checkpoint is not None and (done % self.config.checkpoint_every == 0
-                                           or done == self.config.epochs):
+            due = done % self.config.checkpoint_every == 0 or done == self.config.epochs
+            if checkpoint is not None and self.write_checkpoints and due:
                 save_atomic({"model": unwrap(self.model).state_dict(),
                              "optimizer": self.optimizer.state_dict(),
                              "epoch": done, "history": history.epochs,

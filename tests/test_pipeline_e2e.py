@@ -25,6 +25,11 @@ TINY = {
     "mi.mi_points": 3,
     "smoke_data.resolution": 32, "smoke_data.n_simulations": 2, "smoke_data.frames": 4,
     "smoke_data.warmup": 2, "smoke_data.lowres_tile": 4, "smoke_data.highres_tile": 16,
+    "mnist.seeds": [0],
+    "mnist.phase1": {"epochs": 1, "batch_size": 64, "lr": 0.001},
+    "mnist.phase2": {"AA": {"epochs": 1, "batch_size": 64, "lr": 0.001},
+                     "AB": {"epochs": 1, "batch_size": 64, "lr": 0.001}},
+    "mnist.scratch": {"epochs": 1, "batch_size": 64, "lr": 0.001},
 }
 
 
