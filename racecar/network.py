@@ -77,8 +77,9 @@ class RacecarNet(nn.Module):
         states = []
         for block in self.blocks:
             states.append(x)   # L_m, e.g. (B, C_m, H_m, W_m)
-            x = block(x)
-        return ForwardPass(self.head(x), states, x)
+            x = block.forward(x)  # direct call: skips a Module.__call__ per block (hooks go on layers)
+        output = x if isinstance(self.head, nn.Identity) else self.head(x)
+        return ForwardPass(output, states, x)
 
     def reverse(self, top: torch.Tensor) -> list[torch.Tensor]:
         """The reverse chain from I_r: returns [L'_1, ..., L'_n], L'_m shaped like L_m."""

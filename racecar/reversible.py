@@ -112,6 +112,8 @@ class ReversibleBlock(nn.Module):
         self.layers = nn.ModuleList(layers)
         self.op = op
         self._in_hw: tuple[int, int] | None = None
+        # only a strided convolution needs the input size to pick its adjoint's output size
+        self._track_hw = isinstance(op, nn.Conv2d) and _pair(op.stride) != (1, 1)
 
     @property
     def bias(self) -> torch.Tensor | None:
@@ -126,8 +128,8 @@ class ReversibleBlock(nn.Module):
         return [m for m in self.layers[1:] if isinstance(m, GEOMETRY_LAYERS)]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() == 4:
-            self._in_hw = tuple(x.shape[-2:])  # resolves strided-conv adjoint sizes
+        if self._track_hw:
+            self.__dict__["_in_hw"] = tuple(x.shape[-2:])  # plain attribute, no Module.__setattr__
         for layer in self.layers:
             x = layer(x)
         return x

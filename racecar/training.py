@@ -137,7 +137,8 @@ class Trainer:
         for step, (x, y) in enumerate(batches):
             x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
             parts = self.losses(x, y, epoch, srip_generator)
-            values = {k: float(v.detach()) for k, v in parts.items()}  # also the finiteness check
+            as_float = {id(v): float(v.detach()) for v in parts.values()}  # one sync per tensor
+            values = {k: as_float[id(v)] for k, v in parts.items()}  # also the finiteness check
             if not math.isfinite(values["total_loss"]):
                 raise NonFiniteLossError(f"non-finite loss at epoch {epoch + 1}, step {step}: "
                                          f"{values} (lower the lr or the lambdas)")
