@@ -12,8 +12,9 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from pipeline.common import read_json, write_json
+from pipeline.common import read_json
 from pipeline.params import as_dict, load_scale, load_section
+from pipeline.summary import publish_summary
 from pipeline.tracking import stage_run
 from racecar.plots import plot_accuracy_curves, plot_information_plane, save
 
@@ -118,14 +119,7 @@ def main() -> None:
                    "seeds": list(cfg.seeds),
                    "models": {k: m["summary"] for k, m in models.items()},
                    "claims": claims(models)}
-        write_json(RESULTS / "summary.json", summary)
-        run.log_metrics({f"{k.replace('^', '')}.test_acc_mean": m["summary"]["test_acc_mean"]
-                         for k, m in models.items()})
-        run.log_metrics({"claims_holding": sum(c["holds"] for c in summary["claims"])})
-        run.log_artifact(FIGURES)
-        run.log_artifact(RESULTS / "summary.json")
-    for c in summary["claims"]:
-        print(f"[mi] {'HOLDS ' if c['holds'] else 'DIFFERS'} {c['claim']}: {c['ours']}")
+        publish_summary(run, summary, RESULTS / "summary.json", FIGURES, "mi")
 
 
 if __name__ == "__main__":

@@ -22,10 +22,11 @@ import torch
 
 from datagen.loaders import eval_loader
 from datagen.mnist_shards import FIGURE_FILE
-from pipeline.common import read_json, write_json
+from pipeline.common import read_json
 from pipeline.mi_evaluate import curve, display_name
 from pipeline.mnist_train import DATA, shard_urls
 from pipeline.params import as_dict, load_scale, load_section
+from pipeline.summary import publish_summary
 from pipeline.tracking import stage_run
 from racecar.models import mnist_net
 from racecar.plots import image_grid, plot_accuracy_curves, save
@@ -147,15 +148,8 @@ def main() -> None:
                    "rr_over_std_seconds": rr["seconds_per_epoch"] / std["seconds_per_epoch"],
                    "paper": PAPER, "models": {k: m["summary"] for k, m in models.items()},
                    "claims": claims(models)}
-        write_json(RESULTS / "summary.json", summary)
-        run.log_metrics({f"{k.replace('^', '')}.test_acc_mean": m["summary"]["test_acc_mean"]
-                         for k, m in models.items()})
-        run.log_metrics({"rr_over_std_seconds": summary["rr_over_std_seconds"],
-                         "claims_holding": sum(c["holds"] for c in summary["claims"])})
-        run.log_artifact(FIGURES)
-        run.log_artifact(RESULTS / "summary.json")
-    for c in summary["claims"]:
-        print(f"[mnist] {'HOLDS ' if c['holds'] else 'DIFFERS'} {c['claim']}: {c['ours']}")
+        publish_summary(run, summary, RESULTS / "summary.json", FIGURES, "mnist",
+                        {"rr_over_std_seconds": summary["rr_over_std_seconds"]})
 
 
 if __name__ == "__main__":
